@@ -1,12 +1,14 @@
 """Forward and backward through time of ``r(t) = phi(r(t-1) @ M.T + c(t))`` by hand.
 
-Why not autograd: autograd records ~6 small ops per time step and, in the backward,
-computes the gradient of the recurrent matrix as one small ``[H, B] x [B, H]`` product
-per step. Here each step costs exactly one matrix product forward and one backward
-(plus the nonlinearity), and the gradient of ``M`` is ONE large product over all
-steps after the loop: ``grad_M = sum_t grad_pre(t).T @ r(t-1)``.
+Why not autograd: autograd records several small ops per time step, allocates a new
+tensor for each, and computes the gradient of the recurrent matrix as one small
+``[H, B] x [B, H]`` product per step. Here a step costs exactly one matrix product
+forward and one backward, plus the nonlinearity written in place, and the gradient
+of ``M`` is ONE large product over all steps after the loop:
+``grad_M = sum_t grad_pre(t).T @ r(t-1)``.
 
-Saved for the backward: the pre-activations and the trajectory, both ``[T, B, H]``.
+Only the trajectory ``[T, B, H]`` is saved: for a leaky ReLU with slope >= 0 the sign
+of ``r(t)`` is the sign of the pre-activation, which is all the backward needs.
 Plain tensor code: it runs unchanged on CUDA and under DDP.
 """
 
@@ -17,62 +19,71 @@ from torch import Tensor
 
 
 class LeakyRecurrence(torch.autograd.Function):
-    """``r(t) = leaky_relu(r(t-1) @ m.T + c(t), slope)`` for t = 0..T-1; returns all ``r(t)``."""
+    """``r(t) = leaky_relu(r(t-1) @ m.T + c(t), slope)``; returns all ``r(t)`` or the last."""
 
     @staticmethod
-    def forward(ctx, c: Tensor, r0: Tensor, m: Tensor, slope: float) -> Tensor:
+    def forward(ctx, c: Tensor, r0: Tensor, m: Tensor, slope: float, last_only: bool) -> Tensor:
         steps = c.shape[0]
-        pre = torch.empty_like(c)
         trajectory = torch.empty_like(c)
         m_t = m.T
         r = r0
         for t in range(steps):
-            torch.addmm(c[t], r, m_t, out=pre[t])
-            torch.ops.aten.leaky_relu.out(pre[t], slope, out=trajectory[t])
-            r = trajectory[t]
+            r = torch.addmm(c[t], r, m_t, out=trajectory[t])
+            torch.ops.aten.leaky_relu_(r, slope)
         ctx.slope = slope
-        ctx.save_for_backward(pre, trajectory, r0, m)
+        ctx.last_only = last_only
+        ctx.save_for_backward(trajectory, r0, m)
+        if last_only:
+            return trajectory[-1].clone()  # a view would keep autograd's graph wrong
         return trajectory
 
     @staticmethod
-    def backward(ctx, grad_trajectory: Tensor):
-        pre, trajectory, r0, m = ctx.saved_tensors
+    def backward(ctx, grad_output: Tensor):
+        trajectory, r0, m = ctx.saved_tensors
         slope = ctx.slope
-        steps = pre.shape[0]
-        grad_trajectory = grad_trajectory.contiguous()
-        # Usually only the last step carries a loss; skip the per-step add otherwise.
-        grads_before_last = steps > 1 and bool(grad_trajectory[:-1].any())
-        grad_pre = torch.empty_like(pre)
-        grad_r = grad_trajectory[-1]
+        steps, batch, hidden = trajectory.shape
+        if ctx.last_only:
+            grad_last, grad_earlier = grad_output, None
+        else:
+            grad_output = grad_output.contiguous()
+            grad_last = grad_output[-1]
+            # Often only the last step carries a loss; then skip the per-step add.
+            grad_earlier = grad_output if steps > 1 and bool(grad_output[:-1].any()) else None
+        grad_pre = torch.empty_like(trajectory)
+        # Two [B, H] buffers used in turn: no allocation inside the loop.
+        grad_r = grad_last.clone()
+        spare = torch.empty_like(grad_r)
         for t in range(steps - 1, -1, -1):
-            if t < steps - 1 and grads_before_last:
-                grad_r = grad_r + grad_trajectory[t]
+            if grad_earlier is not None and t < steps - 1:
+                grad_r.add_(grad_earlier[t])
             torch.ops.aten.leaky_relu_backward.grad_input(
-                grad_r, pre[t], slope, False, grad_input=grad_pre[t]
+                grad_r, trajectory[t], slope, True, grad_input=grad_pre[t]
             )
-            grad_r = grad_pre[t] @ m  # gradient reaching r(t-1)
+            if t > 0 or ctx.needs_input_grad[1]:
+                torch.mm(grad_pre[t], m, out=spare)  # gradient reaching r(t-1)
+                grad_r, spare = spare, grad_r
         grad_m = None
         if ctx.needs_input_grad[2]:
-            hidden = m.shape[0]
             grad_m = grad_pre[0].T @ r0
             if steps > 1:
-                grad_m = torch.addmm(
-                    grad_m, grad_pre[1:].reshape(-1, hidden).T, trajectory[:-1].reshape(-1, hidden)
-                )
+                grad_m.addmm_(grad_pre[1:].view(-1, hidden).T, trajectory[:-1].view(-1, hidden))
         grad_r0 = grad_r if ctx.needs_input_grad[1] else None
         grad_c = grad_pre if ctx.needs_input_grad[0] else None
-        return grad_c, grad_r0, grad_m, None
+        return grad_c, grad_r0, grad_m, None, None
 
 
-def leaky_recurrence(c: Tensor, r0: Tensor, m: Tensor, slope: float) -> Tensor:
-    """Trajectory ``[T, B, H]`` of ``r(t) = leaky_relu(r(t-1) @ m.T + c(t), slope)``.
+def leaky_recurrence(c: Tensor, r0: Tensor, m: Tensor, slope: float, last_only: bool = False) -> Tensor:
+    """Run ``r(t) = leaky_relu(r(t-1) @ m.T + c(t), slope)`` for t = 0..T-1.
 
     Args:
         c: per-step drive ``[T, B, H]``.
         r0: initial state ``[B, H]``.
         m: recurrent matrix ``[H, H]`` (row = target neuron).
         slope: negative slope of the leaky ReLU (>= 0).
+        last_only: return only ``r(T-1)`` ``[B, H]`` (cheaper backward) instead of ``[T, B, H]``.
     """
     if c.shape[0] == 0:
         raise ValueError("leaky_recurrence needs at least one time step")
-    return LeakyRecurrence.apply(c.contiguous(), r0.contiguous(), m.contiguous(), float(slope))
+    if slope < 0:
+        raise ValueError(f"the leaky ReLU slope must be >= 0, got {slope}")
+    return LeakyRecurrence.apply(c.contiguous(), r0.contiguous(), m.contiguous(), float(slope), last_only)

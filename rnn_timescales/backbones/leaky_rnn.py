@@ -133,16 +133,15 @@ class LeakyRNN(nn.Module):
             r0 = self.initial_state(s.shape[1], s)
         tau = self.effective_tau()
         w_rec = self.effective_w_rec()
-        # W_I s(t) + b_I for every t in one product, before the time loop.
-        input_drive = F.linear(s, self.w_in, self.b_in)
         if self.implementation == "fused":
-            trajectory = self._fused(input_drive, r0, tau, w_rec)
-        else:
-            trajectory = self._autograd_loop(input_drive, r0, tau, w_rec)
+            return self._fused(s, r0, tau, w_rec, last_only=not return_trajectory)
+        trajectory = self._autograd_loop(s, r0, tau, w_rec)
         return trajectory if return_trajectory else trajectory[-1]
 
-    def _autograd_loop(self, input_drive: Tensor, r0: Tensor, tau: Tensor, w_rec: Tensor) -> Tensor:
+    def _autograd_loop(self, s: Tensor, r0: Tensor, tau: Tensor, w_rec: Tensor) -> Tensor:
         """Eq. 1 exactly as written, one step at a time (the reference implementation)."""
+        # W_I s(t) + b_I for every t in one product, before the time loop.
+        input_drive = F.linear(s, self.w_in, self.b_in)
         r, states = r0, []
         for t in range(input_drive.shape[0]):
             r = F.leaky_relu(
@@ -152,18 +151,19 @@ class LeakyRNN(nn.Module):
             states.append(r)
         return torch.stack(states)
 
-    def _fused(self, input_drive: Tensor, r0: Tensor, tau: Tensor, w_rec: Tensor) -> Tensor:
+    def _fused(self, s: Tensor, r0: Tensor, tau: Tensor, w_rec: Tensor, last_only: bool) -> Tensor:
         """Eq. 1 regrouped so each step is a single matrix product plus the nonlinearity.
 
         With ``alpha = 1/tau``, Eq. 1 is ``r(t) = phi(r(t-1) @ M.T + c(t))`` where
-        ``M = diag(alpha) W_R + diag(1 - alpha)`` and ``c(t) = alpha * (b_R + W_I s(t) + b_I)``.
+        ``M = diag(alpha) W_R + diag(1 - alpha)`` and ``c(t) = alpha * (W_I s(t) + b_I + b_R)``;
+        ``c`` for every t is one product with the input weights scaled by alpha.
         Autograd differentiates M and c back to tau, W_R (diagonal masked), the
         biases and W_I; only the recurrence itself has a hand-written backward.
         """
         alpha = 1.0 / tau
         m = alpha[:, None] * w_rec + torch.diag(1.0 - alpha)
-        c = (input_drive + self.b_rec) * alpha
-        return leaky_recurrence(c, r0, m, self.negative_slope)
+        c = F.linear(s, alpha[:, None] * self.w_in, alpha * (self.b_in + self.b_rec))
+        return leaky_recurrence(c, r0, m, self.negative_slope, last_only=last_only)
 
     def extra_repr(self) -> str:
         mode = "trained" if self.tau_trained else f"fixed={self.tau[0].item():g}"
