@@ -156,14 +156,15 @@ class LeakyRNN(nn.Module):
 
         With ``alpha = 1/tau``, Eq. 1 is ``r(t) = phi(r(t-1) @ M.T + c(t))`` where
         ``M = diag(alpha) W_R + diag(1 - alpha)`` and ``c(t) = alpha * (W_I s(t) + b_I + b_R)``;
-        ``c`` for every t is one product with the input weights scaled by alpha.
+        ``c`` is the input layer with its weights and bias scaled by alpha.
         Autograd differentiates M and c back to tau, W_R (diagonal masked), the
         biases and W_I; only the recurrence itself has a hand-written backward.
         """
         alpha = 1.0 / tau
         m = alpha[:, None] * w_rec + torch.diag(1.0 - alpha)
-        c = F.linear(s, alpha[:, None] * self.w_in, alpha * (self.b_in + self.b_rec))
-        return leaky_recurrence(c, r0, m, self.negative_slope, last_only=last_only)
+        v = alpha[:, None] * self.w_in
+        b = alpha * (self.b_in + self.b_rec)
+        return leaky_recurrence(s, v, b, r0, m, self.negative_slope, last_only=last_only)
 
     def extra_repr(self) -> str:
         mode = "trained" if self.tau_trained else f"fixed={self.tau[0].item():g}"
