@@ -1,4 +1,4 @@
-"""``rnn-timescales``: the LightningCLI entry point (fit / validate / test)."""
+"""``rnn-timescales``: the LightningCLI entry point (fit / validate / test) and ``analyze``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,15 @@ class RNNTimescalesCLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if args is None else list(args)
     try:
+        if argv[:1] == ["analyze"]:
+            from jsonargparse import CLI
+
+            from rnn_timescales.analyze import COMMANDS
+
+            CLI(COMMANDS, args=argv[1:], prog="rnn-timescales analyze", exit_on_error=False)
+            return
         RNNTimescalesCLI(
             MemoryTaskModule,
             MemoryTaskData,
