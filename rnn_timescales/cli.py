@@ -49,7 +49,7 @@ def main(args: list[str] | None = None) -> None:
 
             from rnn_timescales.analyze import COMMANDS
 
-            CLI(COMMANDS, args=argv[1:], prog="rnn-timescales analyze", exit_on_error=False)
+            CLI(COMMANDS, args=argv[1:], prog="rnn-timescales analyze", as_positional=False, exit_on_error=False)
             return
         RNNTimescalesCLI(
             MemoryTaskModule,

@@ -4,7 +4,7 @@ import pytest
 from rnn_timescales import Curriculum, LeakyRNN, MemoryTaskData, MemoryTaskModule
 
 
-def tiny_run(tmp_path, mode="multi", threshold=0.01, max_epochs=3, n_final=101, hidden=16, seed=0, **trainer_kwargs):
+def tiny_run(tmp_path, mode="multi", threshold=0.01, max_epochs=3, n_final=10, hidden=16, seed=0, **trainer_kwargs):
     """A few-second training run whose curriculum advances at every check (threshold ~ 0)."""
     L.seed_everything(seed)
     model = MemoryTaskModule(LeakyRNN(hidden_size=hidden), head_capacity=10)

@@ -43,9 +43,15 @@ def run_timescale_analysis(
     """
     settings = settings or TimescaleSettings()
     folder = Path(folder)
-    total = settings.trials and (settings.burn_in + settings.steps)
+    total = settings.burn_in + settings.steps
     with tqdm(total=total, desc="simulating", unit="step", disable=not show_progress, leave=False) as bar:
-        report = network_timescales(model.backbone, settings, progress=bar.update)
+
+        def tick(steps: int) -> None:
+            bar.update(steps)
+            if bar.n >= total:  # the AC and fits that follow are not simulation time
+                bar.close()
+
+        report = network_timescales(model.backbone, settings, progress=tick)
     save_timescale_report(report, folder)
     figures = timescale_figures(report)
     for name, figure in figures.items():

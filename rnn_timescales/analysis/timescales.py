@@ -36,6 +36,8 @@ class TimescaleSettings:
         max_lag: lags of the AC kept.
         fit_lags: lags 0..fit_lags used in the exponential fits.
         tau_max: upper bound of fitted timescales.
+        min_weight: smallest component weight for a double fit to count (0 = plain AIC,
+            the paper's rule; see ``fit_timescales``).
         seed: seed of the input and the initial state.
     """
 
@@ -46,6 +48,7 @@ class TimescaleSettings:
     max_lag: int = 200
     fit_lags: int = 30
     tau_max: float = 100.0
+    min_weight: float = 0.0
     seed: int = 0
 
 
@@ -111,8 +114,8 @@ def network_timescales(
     del activity
 
     start = time.perf_counter()
-    fits = fit_timescales(ac, settings.fit_lags, settings.tau_max)
-    population_fits = fit_timescales(population_ac, settings.fit_lags, settings.tau_max)
+    fits = fit_timescales(ac, settings.fit_lags, settings.tau_max, settings.min_weight)
+    population_fits = fit_timescales(population_ac, settings.fit_lags, settings.tau_max, settings.min_weight)
     seconds["fits"] = time.perf_counter() - start
 
     tau = backbone.effective_tau().detach().cpu().double().numpy() if hasattr(backbone, "effective_tau") else (
