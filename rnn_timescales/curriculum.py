@@ -151,7 +151,7 @@ class Curriculum(Callback):
                 step=trainer.global_step,
             )
         if self.save_checkpoints:
-            trainer.save_checkpoint(self._checkpoint_path(trainer, ns))
+            trainer.save_checkpoint(self._checkpoint_path(trainer, ns), weights_only=False)
         mean = sum(accuracy.values()) / len(accuracy)
         label = f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}..{ns[-1]}"
         if max(ns) >= self.n_final:
