@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from rnn_timescales.errors import ConfigError
+from rnn_timescales.robustness_commands import ROBUSTNESS_COMMANDS
 from rnn_timescales.tasks import Task, check_task
 
 
@@ -123,4 +124,4 @@ def accuracy(
               f"{batches * batch_size:,} sequences per head)")
 
 
-COMMANDS = {"timescales": timescales, "accuracy": accuracy}
+COMMANDS = {"timescales": timescales, "accuracy": accuracy, **ROBUSTNESS_COMMANDS}
