@@ -122,6 +122,14 @@ def main() -> None:
             rates[name] = rate
             print(f"  {name:<22} {rate:>10,.0f} sample-timesteps/s  {rate / bound:6.1%} of bound  "
                   f"saved for backward {saved / 2**20:7.1f} MiB")
+        draws, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 1.0:
+            draw_batch("parity", ns, args.batch, generator)
+            draws += 1
+        draw_seconds = (time.perf_counter() - start) / draws
+        step_seconds = args.batch * mean_length / rates["fused kernel"]
+        print(f"  drawing one batch (all {len(ns)} label columns): {draw_seconds * 1e3:.2f} ms = "
+              f"{draw_seconds / step_seconds:.2%} of a fused training step")
         print(f"  fused / naive = {rates['fused kernel'] / rates['naive autograd loop']:.2f}x, "
               f"fused / nn.RNN = {rates['fused kernel'] / rates['torch.nn.RNN(relu)']:.2f}x, "
               f"bound re-measured after: {matmul_flops(args.batch, args.hidden) / (6 * args.hidden**2):,.0f}")
