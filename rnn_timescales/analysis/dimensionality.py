@@ -57,15 +57,20 @@ def explained_variance_ratio(activity: np.ndarray) -> np.ndarray:
     return eigenvalues / total if total > 0 else np.zeros_like(eigenvalues)
 
 
-def pca_dimension(activity: np.ndarray, threshold: float = 0.9) -> int:
-    """Number of principal components that explain ``threshold`` of the variance (0 if none varies)."""
+def dimension_from_ratio(ratio: np.ndarray, threshold: float = 0.9) -> int:
+    """Smallest k whose first k explained-variance ratios reach ``threshold`` (0 if none varies)."""
     _check_threshold(threshold)
-    ratio = explained_variance_ratio(activity)
     if not ratio.any():
         return 0
     cumulative = np.cumsum(ratio)
     # A tiny tolerance: k equal components must reach exactly k/k = 1.0 despite round-off.
     return min(int(np.searchsorted(cumulative, threshold - 1e-12, side="left")) + 1, len(ratio))
+
+
+def pca_dimension(activity: np.ndarray, threshold: float = 0.9) -> int:
+    """Number of principal components that explain ``threshold`` of the variance (0 if none varies)."""
+    _check_threshold(threshold)
+    return dimension_from_ratio(explained_variance_ratio(activity), threshold)
 
 
 def network_dimension(
@@ -88,12 +93,9 @@ def network_dimension(
                                     progress=progress)
     if not np.isfinite(activity).all():
         return {"dimension": None, "explained": [], "components_for": {}}
-    ratio = explained_variance_ratio(activity)
-    cumulative = np.cumsum(ratio)
-    levels = (0.5, 0.8, 0.9, 0.95, 0.99)
-    components_for = {level: (int(np.searchsorted(cumulative, level - 1e-12) + 1) if ratio.any() else 0)
-                      for level in levels}
-    return {"dimension": pca_dimension(activity, threshold), "explained": ratio.tolist(),
+    ratio = explained_variance_ratio(activity)  # one eigen-decomposition serves every level
+    components_for = {level: dimension_from_ratio(ratio, level) for level in (0.5, 0.8, 0.9, 0.95, 0.99)}
+    return {"dimension": dimension_from_ratio(ratio, threshold), "explained": ratio.tolist(),
             "components_for": components_for}
 
 
