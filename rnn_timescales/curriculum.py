@@ -39,6 +39,10 @@ def next_ns(mode: str, ns: list[int]) -> list[int]:
     raise ConfigError(f"unknown curriculum mode {mode!r}; allowed: {', '.join(MODES)}")
 
 
+def _label(ns: list[int]) -> str:
+    return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}..{ns[-1]}"
+
+
 def is_solved(accuracy: dict[int, float], threshold: float) -> bool:
     """Mean accuracy over heads and the newest head's accuracy both reach ``threshold``."""
     if not accuracy:
@@ -153,7 +157,7 @@ class Curriculum(Callback):
         if self.save_checkpoints:
             trainer.save_checkpoint(self._checkpoint_path(trainer, ns), weights_only=False)
         mean = sum(accuracy.values()) / len(accuracy)
-        label = f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}..{ns[-1]}"
+        label = _label(ns)
         if max(ns) >= self.n_final:
             self.finished = True
             trainer.should_stop = True
@@ -169,7 +173,7 @@ class Curriculum(Callback):
             heads.reassign(ns[-1], new[-1])
         rank_zero_info(
             f"[curriculum] solved {label} (mean acc {mean:.4f}) at epoch {trainer.current_epoch}, "
-            f"step {trainer.global_step}, {event['seconds']:.0f} s -> now training N={new[0]}..{new[-1]}"
+            f"step {trainer.global_step}, {event['seconds']:.0f} s -> now training {_label(new)}"
         )
 
     def _checkpoint_path(self, trainer: L.Trainer, ns: list[int]) -> str:
