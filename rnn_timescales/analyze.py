@@ -44,9 +44,10 @@ def timescales(
     trials: int = 10,
     steps: int = 100_000,
     burn_in: int = 500,
-    p: float | None = None,
+    bit_probability: float | None = None,
     max_lag: int = 200,
     fit_lags: int = 30,
+    min_weight: float = 0.0,
     seed: int = 0,
     ns: list[int] | None = None,
 ) -> None:
@@ -59,9 +60,11 @@ def timescales(
         trials: input realisations, averaged (paper: 10).
         steps: recorded steps per trial (paper: 100,000).
         burn_in: steps dropped at the start of each trial.
-        p: input bit probability; omitted = one p ~ U(0, 1) per trial.
+        bit_probability: input bit probability p; omitted = one p ~ U(0, 1) per trial.
         max_lag: AC lags kept.
         fit_lags: lags 0..fit_lags used by the exponential fits.
+        min_weight: smallest weight of either component for a double fit to count
+            (0 = the paper's plain AIC rule).
         seed: seed of the input.
         ns: authors' files only: the N of each trained head if the file name does not say.
     """
@@ -71,13 +74,14 @@ def timescales(
     from rnn_timescales.analysis.timescales import TimescaleSettings
     from rnn_timescales.checkpoints import load_model
 
-    settings = TimescaleSettings(trials=trials, steps=steps, burn_in=burn_in, p=p, max_lag=max_lag,
-                                 fit_lags=fit_lags, seed=seed)
+    settings = TimescaleSettings(trials=trials, steps=steps, burn_in=burn_in, p=bit_probability, max_lag=max_lag,
+                                 fit_lags=fit_lags, min_weight=min_weight, seed=seed)
     paths = _paths(ckpt_path)
     if len(paths) == 1:
+        model = load_model(paths[0], ns)  # before any folder is made: a bad file leaves nothing behind
         folder = _output_folder(paths[0], output_dir, "timescales")
         with SummaryWriter(str(folder)) as writer:
-            summary = run_timescale_analysis(load_model(paths[0], ns), folder, settings, writer)
+            summary = run_timescale_analysis(model, folder, settings, writer)
         print(json.dumps({k: v for k, v in summary.items() if k != "settings"}, indent=2))
         print(f"results in {folder}")
         return

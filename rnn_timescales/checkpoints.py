@@ -26,14 +26,21 @@ AUTHORS_SLOPE = 0.01
 _AUTHORS_NAME = re.compile(r"N(\d+)_N(\d+)")
 
 
-def _read(path: str | Path) -> dict:
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint dictionary in ``path``; a ConfigError naming the file if it is not one."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist or is not a file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # a truncated or foreign file: say which
         raise ConfigError(f"cannot read checkpoint {str(path)!r}: {error}") from error
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise ConfigError(
+            f"{str(path)!r} holds a {type(checkpoint).__name__} without a 'state_dict': "
+            "expected a checkpoint of rnn-timescales or of the authors' code"
+        )
+    return checkpoint
 
 
 def is_authors_format(checkpoint: dict) -> bool:
@@ -49,7 +56,7 @@ def load_model(path: str | Path, ns: Sequence[int] | None = None) -> MemoryTaskM
         ns: for the authors' files only: the N of each trained head, in head order,
             when the file name does not say it.
     """
-    checkpoint = _read(path)
+    checkpoint = read_checkpoint(path)
     if is_authors_format(checkpoint):
         return import_authors_state(checkpoint["state_dict"], ns if ns is not None else ns_from_name(path))
     if "hyper_parameters" not in checkpoint or "backbone" not in checkpoint["hyper_parameters"]:
@@ -59,7 +66,11 @@ def load_model(path: str | Path, ns: Sequence[int] | None = None) -> MemoryTaskM
     hparams = dict(checkpoint["hyper_parameters"])
     spec = hparams.pop("backbone")
     module_name, _, class_name = spec["class_path"].rpartition(".")
-    backbone = getattr(importlib.import_module(module_name), class_name)(**spec["init_args"])
+    try:
+        backbone_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(f"{str(path)!r} names a backbone {spec['class_path']!r} that cannot be imported") from error
+    backbone = backbone_class(**spec["init_args"])
     kwargs = {k: hparams[k] for k in ("head_capacity", "lr", "momentum") if k in hparams}
     model = MemoryTaskModule(backbone, **kwargs)
     model.load_state_dict(checkpoint["state_dict"])

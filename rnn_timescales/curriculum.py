@@ -127,6 +127,11 @@ class Curriculum(Callback):
             )
         if not heads.active_ns():
             heads.add(self.n_start)
+        if self.save_checkpoints and self.checkpoint_dir is not None:
+            try:  # find out now, not at the first solved N
+                Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ConfigError(f"curriculum.checkpoint_dir {self.checkpoint_dir!r} cannot be created: {error}")
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._started = time.monotonic()

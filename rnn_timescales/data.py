@@ -101,9 +101,12 @@ class MemoryTaskData(L.LightningDataModule):
             self.seed = torch.initial_seed() % 2**63  # what seed_everything set
         if self.trainer is not None:
             self.rank = self.trainer.global_rank
+            model = self.trainer.lightning_module
+            inputs = getattr(model.backbone, "input_size", 1)
+            if inputs != 1:
+                raise ConfigError(f"the memory tasks feed one bit per step: backbone input_size must be 1, got {inputs}")
             if self.ns_source is None:
-                heads = self.trainer.lightning_module.heads
-                self.ns_source = heads.active_ns
+                self.ns_source = model.heads.active_ns
 
     def _next_seed(self, stage: str) -> int:
         stage_id = {"train": 0, "val": 1}[stage]

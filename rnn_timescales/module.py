@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
 from rnn_timescales.backbones import LeakyRNN
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.heads import ReadoutHeads
 from rnn_timescales.metrics import HeadAccuracy
 
@@ -42,6 +43,10 @@ class MemoryTaskModule(L.LightningModule):
         optimizer: OptimizerCallable | None = None,
     ) -> None:
         super().__init__()
+        if not lr > 0:
+            raise ConfigError(f"model.lr must be > 0, got {lr}")
+        if not 0 <= momentum < 1:
+            raise ConfigError(f"model.momentum must be in [0, 1), got {momentum}")
         self.backbone = backbone if backbone is not None else LeakyRNN()
         self.heads = ReadoutHeads(self.backbone.hidden_size, head_capacity)
         self.lr = lr

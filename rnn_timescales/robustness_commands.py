@@ -379,7 +379,7 @@ def dimensionality(
     trials: int = 10,
     steps: int = 10_000,
     burn_in: int = 500,
-    p: float | None = 0.5,
+    bit_probability: float | None = 0.5,
     threshold: float = 0.9,
     seed: int = 0,
     ns: list[int] | None = None,
@@ -392,7 +392,7 @@ def dimensionality(
         trials: input realisations.
         steps: recorded steps per trial.
         burn_in: steps dropped at the start of each trial.
-        p: input bit probability; null = one p ~ U(0, 1) per trial.
+        bit_probability: input bit probability; null = one p ~ U(0, 1) per trial.
         threshold: fraction of the variance to explain (paper: 0.9).
         seed: seed of the input.
         ns: authors' files only: the N of each trained head if the file name does not say.
@@ -403,7 +403,7 @@ def dimensionality(
         raise ConfigError(f"variance threshold must be in (0, 1], got {threshold}")
     models = _models(ckpt_path, ns)
     with _bar(len(models) * (burn_in + steps), "simulating", "step") as bar:
-        result = dimensionality_across_checkpoints(models, trials, steps, burn_in, p, threshold, seed,
+        result = dimensionality_across_checkpoints(models, trials, steps, burn_in, bit_probability, threshold, seed,
                                                    progress=bar.update)
     _save(result, _across_folder(ckpt_path, output_dir, "dimensionality"),
           ["checkpoint", "n_max", "dimension", "components_50", "components_95"])

@@ -38,11 +38,34 @@ def test_fit_writes_config_events_and_checkpoints_then_resumes_from_last(tmp_pat
     assert sorted(int(n) for n in head_n if n >= 0) == [2, 3, 4, 5]
 
 
-def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
+def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", TINY, "--ckpt_path", "last"])
     assert exit_info.value.code == 2
-    assert "--ckpt_path last: no checkpoints/last.ckpt under" in capsys.readouterr().err
+    assert "--ckpt_path last: no lightning_logs/*/checkpoints/last.ckpt under" in capsys.readouterr().err
+
+
+def test_resuming_into_a_differently_built_model_or_a_bad_file_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["fit", "--config", TINY, "--trainer.max_epochs", "1"])
+    capsys.readouterr()
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    (tmp_path / "authors_N2_N3.pt").write_bytes(b"")
+    torch.save({"state_dict": {"parameterlist.0": torch.ones(3)}}, tmp_path / "rnn_N2_N3.pt")
+    cases = [
+        (["--ckpt_path", "last", "--model.backbone.init_args.hidden_size", "32"],
+         "the checkpoint was trained with LeakyRNN(hidden_size=16"),
+        (["--ckpt_path", "missing.ckpt"], "checkpoint 'missing.ckpt' does not exist or is not a file"),
+        (["--ckpt_path", "empty.ckpt"], "cannot read checkpoint 'empty.ckpt'"),
+        (["--ckpt_path", "rnn_N2_N3.pt"], "'rnn_N2_N3.pt' is not a training checkpoint of rnn-timescales"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["fit", "--config", TINY, *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2 and message in err[-1], (args, err)
+    assert (tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt").exists()  # nothing saved is lost
 
 
 @pytest.mark.parametrize(
@@ -59,6 +82,12 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
         (["--curriculum.threshold", "1.01"], "threshold must be in (0, 1], got 1.01"),
         (["--model.head_capacity", "3", "--curriculum.n_final", "10"],
          "head capacity 3 cannot hold N=2..10 in multi mode (9 heads)"),
+        (["--model.lr", "-1"], "model.lr must be > 0, got -1.0"),
+        (["--model.momentum", "-0.5"], "model.momentum must be in [0, 1), got -0.5"),
+        (["--model.backbone.init_args.negative_slope", "5"], "negative_slope must be in [0, 1], got 5.0"),
+        (["--model.backbone.init_args.input_size", "2"], "backbone input_size must be 1, got 2"),
+        (["--trainer.max_epochs", "-5"], "`max_epochs` must be a non-negative integer or -1"),
+        (["--seed_everything", "-1"], "seed_everything must be true, false or an integer in 0..4294967295, got -1"),
     ],
 )
 def test_bad_input_gives_one_line_error_and_exit_2(args, message, tmp_path, capsys, monkeypatch):

@@ -89,14 +89,30 @@ def test_analyze_commands_run_on_a_checkpoint_and_a_folder(make_run, tmp_path, c
     assert (tmp_path / "vsN" / "timescales_vs_N.png").exists()
 
 
-def test_analyze_bad_input_is_one_line(tmp_path, capsys):
+def test_analyze_bad_input_is_one_line_and_leaves_nothing_behind(make_run, tmp_path, capsys, monkeypatch):
     from rnn_timescales.cli import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["analyze", "timescales", "--ckpt_path", str(tmp_path / "nope.ckpt")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"rnn-timescales: error: --ckpt_path {str(tmp_path / 'nope.ckpt')!r} does not exist"]
+    monkeypatch.chdir(tmp_path)
+    trainer, model, data, _ = make_run(tmp_path, max_epochs=1)
+    trainer.fit(model, data)
+    good = str(tmp_path / "lightning_logs/version_0/checkpoints/N2-N2.ckpt")
+    torch.save(torch.ones(3), tmp_path / "tensor.ckpt")
+    cases = [
+        (["--ckpt_path", "nope.ckpt"], "--ckpt_path 'nope.ckpt' does not exist"),
+        (["--ckpt_path", "tensor.ckpt"], "'tensor.ckpt' holds a Tensor without a 'state_dict': expected a "
+                                         "checkpoint of rnn-timescales or of the authors' code"),
+        (["--ckpt_path", good, "--max_lag", "0"], "fit_lags must be in 4..max_lag = 4..0, got 30"),
+        (["--ckpt_path", good, "--steps", "50"], "max_lag must be in 0..steps-1 = 0..49, got 200"),
+        (["--ckpt_path", good, "--bit_probability", "2"], "bit probability p must be in [0, 1] or null, got 2.0"),
+        (["--ckpt_path", good, "--trials", "0"], "trials must be >= 1, got 0"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["analyze", "timescales", *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2 and err == [f"rnn-timescales: error: {message}"], (args, err)
+    assert not (tmp_path / "analysis").exists()
+    assert not (tmp_path / "lightning_logs/version_0/analysis").exists()
 
 
 def test_post_fit_callback_writes_results_and_tensorboard(make_run, tmp_path):

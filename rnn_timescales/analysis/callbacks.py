@@ -26,9 +26,11 @@ class TimescaleAnalysis(Callback):
         trials: input realisations (paper: 10).
         steps: recorded steps per trial (paper: 100,000).
         burn_in: dropped steps per trial.
-        p: input bit probability; ``None`` draws one per trial from U(0, 1).
+        bit_probability: input bit probability p; ``None`` draws one per trial from U(0, 1).
         max_lag: AC lags kept.
         fit_lags: lags used by the fits.
+        min_weight: smallest weight of either component for a double fit to count
+            (0 = the paper's plain AIC rule).
         seed: seed of the input.
         per_checkpoint: also analyse every curriculum checkpoint (``N<lo>-N<hi>.ckpt``) of the
             run, giving tau, tau_net and tau_pop against N as a table and a plot.
@@ -39,14 +41,16 @@ class TimescaleAnalysis(Callback):
         trials: int = 10,
         steps: int = 100_000,
         burn_in: int = 500,
-        p: float | None = None,
+        bit_probability: float | None = None,
         max_lag: int = 200,
         fit_lags: int = 30,
+        min_weight: float = 0.0,
         seed: int = 0,
         per_checkpoint: bool = False,
     ) -> None:
         self.settings = TimescaleSettings(
-            trials=trials, steps=steps, burn_in=burn_in, p=p, max_lag=max_lag, fit_lags=fit_lags, seed=seed
+            trials=trials, steps=steps, burn_in=burn_in, p=bit_probability, max_lag=max_lag,
+            fit_lags=fit_lags, min_weight=min_weight, seed=seed,
         )
         self.per_checkpoint = per_checkpoint
 

@@ -22,6 +22,7 @@ from torch import nn
 from rnn_timescales.analysis.autocorrelation import autocorrelation, zero_variance_units
 from rnn_timescales.analysis.exponential_fits import TimescaleFits, fit_timescales, summarize_fits
 from rnn_timescales.analysis.simulate import simulate_activity
+from rnn_timescales.errors import ConfigError
 
 
 @dataclass
@@ -50,6 +51,22 @@ class TimescaleSettings:
     tau_max: float = 100.0
     min_weight: float = 0.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Checked before minutes of simulation, not after.
+        checks = [
+            ("trials", self.trials, self.trials >= 1, ">= 1"),
+            ("steps", self.steps, self.steps >= 2, ">= 2"),
+            ("burn_in", self.burn_in, self.burn_in >= 0, ">= 0"),
+            ("max_lag", self.max_lag, 0 <= self.max_lag < self.steps, f"in 0..steps-1 = 0..{self.steps - 1}"),
+            ("fit_lags", self.fit_lags, 4 <= self.fit_lags <= self.max_lag, f"in 4..max_lag = 4..{self.max_lag}"),
+            ("tau_max", self.tau_max, self.tau_max > 0, "> 0"),
+            ("min_weight", self.min_weight, 0 <= self.min_weight <= 0.5, "in [0, 0.5]"),
+            ("bit probability p", self.p, self.p is None or 0 <= self.p <= 1, "in [0, 1] or null"),
+        ]
+        for name, value, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"{name} must be {allowed}, got {value}")
 
 
 @dataclass

@@ -67,8 +67,10 @@ class LeakyRNN(nn.Module):
             raise ConfigError(f"input_size must be >= 1, got {input_size}")
         if tau is not None and not tau >= 1.0:
             raise ConfigError(f"a fixed tau must be >= 1 (1 = memory-less neuron), got {tau}")
-        if negative_slope < 0:
-            raise ConfigError(f"negative_slope must be >= 0, got {negative_slope}")
+        if not 0 <= negative_slope <= 1:
+            raise ConfigError(f"negative_slope must be in [0, 1], got {negative_slope}")
+        if not init_state_scale >= 0:
+            raise ConfigError(f"init_state_scale must be >= 0, got {init_state_scale}")
         if init_state not in ("uniform", "zeros"):
             raise ConfigError(f"init_state must be 'uniform' or 'zeros', got {init_state!r}")
         if implementation not in ("fused", "autograd"):
