@@ -94,6 +94,10 @@ def test_group_stats_command_on_perturbation_results(run, tmp_path, capsys):
     rows = read(tmp_path / "stats", "group_stats_perturbation_tau_acc")["summary"]
     assert [row["n_a"] for row in rows] == [6, 6, 6] and [row["n_b"] for row in rows] == [3, 3, 3]
     assert all(row["stars"] == "n/s" or set(row["stars"]) == {"*"} for row in rows)
+    with pytest.raises(SystemExit) as exit_info:
+        analyze("group_stats", "--group_a", f"[{files[0]}, {files[0]}]", "--group_b", f"[{files[2]}]")
+    assert exit_info.value.code == 2
+    assert "a group lists the same result more than once" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -101,6 +105,7 @@ def test_group_stats_command_on_perturbation_results(run, tmp_path, capsys):
     (["ablation", "--count", "17"], "count must be in 0..16 (the network's neurons), got 17"),
     (["perturbation", "--w_rec_epsilon_min", "0"], "a log grid must start above 0, got start=0.0"),
     (["perturbation", "--tau_epsilon_max", "0.0001"], "a log grid must stop at or above its start 0.001"),
+    (["perturbation", "--per_decade", "1000", "--w_rec_epsilon_max", "1e300"], "at most 1000 allowed"),
     (["ablation", "--n", "9"], "the network has no head for N=9; heads exist for N=[2, 3, 4]"),
     (["inhibition", "--c_min", "-2"], "c_min must be >= -1"),
     (["dimensionality", "--threshold", "0"], "variance threshold must be in (0, 1], got 0.0"),

@@ -81,6 +81,9 @@ def load_group(items: Sequence[str | Path], analysis: str | None = None) -> tupl
     if not items:
         raise ConfigError("a group needs at least one result file or run folder")
     paths = [_find_result(item, analysis) for item in items]
+    repeated = sorted({str(p) for p in paths if paths.count(p) > 1})
+    if repeated:  # one network counted twice would shrink the p-value for nothing
+        raise ConfigError(f"a group lists the same result more than once: {', '.join(repeated)}")
     names, rows = set(), []
     for path in paths:
         result = read_result(path)

@@ -54,6 +54,8 @@ def log_grid(start: float, stop: float, per_decade: int = 3) -> list[float]:
     if per_decade < 1:
         raise ConfigError(f"per_decade must be >= 1, got {per_decade}")
     count = int(math.floor(per_decade * math.log10(stop / start) + 1e-9)) + 1
+    if count > 1000:  # each point costs draws x trials simulations
+        raise ConfigError(f"a log grid of {count} points from {start} to {stop} is too long; at most 1000 allowed")
     return [float(start * 10 ** (k / per_decade)) for k in range(count)]
 
 
