@@ -100,8 +100,12 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--batches", type=int, default=6, help="distinct batches per N (lengths vary)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--keep-denormals", action="store_true",
+                        help="do not flush subnormal floats to zero (training does; see MemoryTaskModule)")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, B={args.batch}, H={args.hidden}")
+    torch.set_flush_denormal(not args.keep_denormals)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, B={args.batch}, H={args.hidden}, "
+          f"subnormals {'kept' if args.keep_denormals else 'flushed to zero'}")
     for n_max in args.ns:
         ns = list(range(2, n_max + 1))  # multi-head: a head per N
         generator = torch.Generator().manual_seed(n_max)
