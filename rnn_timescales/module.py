@@ -15,6 +15,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
+from rnn_timescales import allocator
 from rnn_timescales.backbones import LeakyRNN
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.heads import ReadoutHeads
@@ -36,6 +37,10 @@ class MemoryTaskModule(L.LightningModule):
             gradients vanishing back through long sequences reach the subnormal range,
             where x86 arithmetic is ~100x slower (a training step at N=50 was 8x slower
             with them); values below 1e-38 change nothing else.
+        keep_freed_memory: on Linux (glibc), keep the large blocks a training step frees
+            for the next step instead of returning them to the OS, which made every step
+            fault them in again (7-12% of a step; see ``rnn_timescales/allocator.py``).
+            The process then keeps its peak memory until it exits.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class MemoryTaskModule(L.LightningModule):
         momentum: float = 0.1,
         optimizer: OptimizerCallable | None = None,
         flush_denormal: bool = True,
+        keep_freed_memory: bool = True,
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -58,6 +64,7 @@ class MemoryTaskModule(L.LightningModule):
         self.momentum = momentum
         self.optimizer_factory = optimizer
         self.flush_denormal = flush_denormal
+        self.keep_freed_memory = keep_freed_memory
         # The backbone's class and arguments make the checkpoint loadable on its own.
         self.save_hyperparameters(ignore=["backbone", "optimizer"])
         self.hparams["backbone"] = {
@@ -70,6 +77,8 @@ class MemoryTaskModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.flush_denormal:
             torch.set_flush_denormal(True)
+        if self.keep_freed_memory:
+            allocator.keep_freed_memory()
 
     def forward(self, inputs: Tensor, ns: Sequence[int]) -> Tensor:
         """Logits ``[batch, len(ns), 2]`` of the heads for ``ns`` at the last step."""
