@@ -22,9 +22,13 @@ def find_last_checkpoint(root: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+# Backbone arguments that change how fast it computes, never which network it is.
+SPEED_ONLY_ARGS = ("implementation", "cpu_batch_blocks")
+
+
 def _recipe(spec: dict) -> tuple:
     """What makes two backbone specs build weight-compatible networks (not how they compute)."""
-    args = {k: v for k, v in spec.get("init_args", {}).items() if k != "implementation"}
+    args = {k: v for k, v in spec.get("init_args", {}).items() if k not in SPEED_ONLY_ARGS}
     return spec.get("class_path", "").rpartition(".")[2], sorted(args.items())
 
 

@@ -5,17 +5,20 @@ import pytest
 import torch
 
 from rnn_timescales import LeakyRNN, MemoryTaskModule
+from rnn_timescales.backbones.leaky_bptt import batch_blocks, leaky_recurrence
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.tasks import draw_batch
 
 
-def pair(hidden, tau=None, slope=0.1, dtype=torch.float64, seed=0):
+def pair(hidden, tau=None, slope=0.1, dtype=torch.float64, seed=0, blocks=None):
     torch.manual_seed(seed)
     reference = LeakyRNN(hidden, tau=tau, negative_slope=slope, implementation="autograd").to(dtype)
     if tau is None:
         with torch.no_grad():  # some tau below 1 to exercise the clamp
             reference.tau[::3] = 0.5 + torch.rand_like(reference.tau[::3]) * 0.4
             reference.tau[1::5] = 3.0 + 4 * torch.rand_like(reference.tau[1::5])
-    fused = LeakyRNN(hidden, tau=tau, negative_slope=slope, implementation="fused").to(dtype)
+    fused = LeakyRNN(hidden, tau=tau, negative_slope=slope, implementation="fused", cpu_batch_blocks=blocks)
+    fused = fused.to(dtype)
     fused.load_state_dict(reference.state_dict())
     return reference, fused
 
@@ -75,11 +78,13 @@ def test_fused_forward_trajectory_equals_naive_loop():
         torch.testing.assert_close(fused(x, r0, True), reference(x, r0, True), rtol=1e-5, atol=1e-6)
 
 
-def test_three_training_steps_identical_with_either_implementation():
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_three_training_steps_identical_with_either_implementation(blocks):
     results = {}
     for implementation in ["autograd", "fused"]:
         L.seed_everything(7)
-        model = MemoryTaskModule(LeakyRNN(32, implementation=implementation).double(), head_capacity=4)
+        backbone = LeakyRNN(32, implementation=implementation, cpu_batch_blocks=blocks)
+        model = MemoryTaskModule(backbone.double(), head_capacity=4)
         model.double()
         for n in [2, 3]:
             model.heads.add(n)
@@ -100,3 +105,62 @@ def test_three_training_steps_identical_with_either_implementation():
     assert results["fused"][0] == pytest.approx(results["autograd"][0], rel=1e-10)
     for key, value in results["autograd"][1].items():
         torch.testing.assert_close(results["fused"][1][key], value, rtol=1e-9, atol=1e-12, msg=key)
+
+
+
+@pytest.mark.parametrize("blocks", [2, 3])
+@pytest.mark.parametrize("steps", [1, 30])
+@pytest.mark.parametrize("trajectory_loss", [False, True])
+def test_batch_blocks_give_autograd_gradients(blocks, steps, trajectory_loss):
+    hidden, batch = 9, 6
+    reference, fused = pair(hidden, blocks=blocks)
+    generator = torch.Generator().manual_seed(steps)
+    s = torch.randint(0, 2, (steps, batch, 1), generator=generator).double()
+    r0 = torch.rand(batch, hidden, generator=generator, dtype=torch.float64)
+    weights = torch.randn(steps, batch, hidden, generator=generator, dtype=torch.float64)
+    out_ref, grad_ref = gradients(reference, s, r0, weights, trajectory_loss)
+    out_fused, grad_fused = gradients(fused, s, r0, weights, trajectory_loss)
+    torch.testing.assert_close(out_fused, out_ref, rtol=1e-12, atol=1e-12)
+    for name in grad_ref:
+        torch.testing.assert_close(grad_fused[name], grad_ref[name], rtol=1e-5, atol=1e-10, msg=name)
+
+
+def test_batch_blocks_are_bit_identical_to_one_product_at_paper_size():
+    torch.manual_seed(0)
+    nets = [LeakyRNN(500, cpu_batch_blocks=k) for k in (1, 2, 4)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    x, _ = draw_batch("parity", [10], 256, torch.Generator().manual_seed(0))
+    r0 = torch.rand(256, 500)
+    results = []
+    for net in nets:
+        out = net(x, r0)
+        out.square().sum().backward()
+        results.append([out.detach()] + [p.grad for p in net.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert torch.equal(a, b)
+
+
+def test_batch_blocks_choice():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert batch_blocks(256, cuda, None) == 1 and batch_blocks(256, cuda, 2) == 1
+    assert batch_blocks(6, cpu, 4) == 3 and batch_blocks(7, cpu, 2) == 1 and batch_blocks(5, cpu, 9) == 5
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert batch_blocks(256, cpu, None) == 2
+        assert batch_blocks(255, cpu, None) == 1  # no equal blocks
+        assert batch_blocks(40, cpu, None) == 1  # 20 rows a block: too few
+        torch.set_num_threads(1)
+        assert batch_blocks(256, cpu, None) == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_bad_block_count_is_refused():
+    with pytest.raises(ConfigError, match="cpu_batch_blocks must be >= 1"):
+        LeakyRNN(8, cpu_batch_blocks=0)
+    with pytest.raises(ValueError, match="blocks must be >= 1"):
+        leaky_recurrence(torch.zeros(2, 3, 1), torch.zeros(4, 1), torch.zeros(4), torch.zeros(3, 4),
+                         torch.zeros(4, 4), 0.1, blocks=0)

@@ -48,6 +48,12 @@ class LeakyRNN(nn.Module):
         implementation: ``"fused"`` runs the recurrence as one autograd function with a
             hand-written backward through time (fast); ``"autograd"`` is the plain
             per-step loop below, kept as the reference the fused one is tested against.
+        cpu_batch_blocks: fused only, CPU only: cut the batch into this many blocks of
+            rows and multiply them as a batch of products, one per core, instead of
+            splitting each product across cores (~10% faster steps on 2 cores; see
+            ``leaky_bptt.py``). ``None`` picks one block per intra-op thread (2 to 8
+            threads, 32+ rows a block), else 1. Uneven counts use the largest divisor of
+            the batch size. Changes speed only: the result is bit-identical.
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class LeakyRNN(nn.Module):
         init_state: Literal["uniform", "zeros"] = "uniform",
         init_state_scale: float = 0.1,
         implementation: Literal["fused", "autograd"] = "fused",
+        cpu_batch_blocks: int | None = None,
     ) -> None:
         super().__init__()
         if hidden_size < 1:
@@ -75,15 +82,19 @@ class LeakyRNN(nn.Module):
             raise ConfigError(f"init_state must be 'uniform' or 'zeros', got {init_state!r}")
         if implementation not in ("fused", "autograd"):
             raise ConfigError(f"implementation must be 'fused' or 'autograd', got {implementation!r}")
+        if cpu_batch_blocks is not None and (isinstance(cpu_batch_blocks, bool) or cpu_batch_blocks < 1):
+            raise ConfigError(f"cpu_batch_blocks must be >= 1, or null to choose automatically, got {cpu_batch_blocks}")
         self.hidden_size = hidden_size
         self.input_size = input_size
         self.negative_slope = negative_slope
         self.init_state = init_state
         self.init_state_scale = init_state_scale
         self.implementation = implementation
+        self.cpu_batch_blocks = cpu_batch_blocks
         self.config = dict(
             hidden_size=hidden_size, input_size=input_size, tau=tau, negative_slope=negative_slope,
             init_state=init_state, init_state_scale=init_state_scale, implementation=implementation,
+            cpu_batch_blocks=cpu_batch_blocks,
         )
 
         # nn.Linear's default initialisation, as the authors' code used nn.Linear layers.
@@ -166,7 +177,9 @@ class LeakyRNN(nn.Module):
         m = alpha[:, None] * w_rec + torch.diag(1.0 - alpha)
         v = alpha[:, None] * self.w_in
         b = alpha * (self.b_in + self.b_rec)
-        return leaky_recurrence(s, v, b, r0, m, self.negative_slope, last_only=last_only)
+        return leaky_recurrence(
+            s, v, b, r0, m, self.negative_slope, last_only=last_only, blocks=self.cpu_batch_blocks
+        )
 
     def extra_repr(self) -> str:
         mode = "trained" if self.tau_trained else f"fixed={self.tau[0].item():g}"
