@@ -75,6 +75,10 @@ class MemoryTaskModule(L.LightningModule):
         self.last_val_accuracy: dict[int, float] = {}
 
     def setup(self, stage: str) -> None:
+        self.use_cpu_training_settings()
+
+    def use_cpu_training_settings(self) -> None:
+        """Apply the process-wide settings training relies on for speed (the two flags above)."""
         if self.flush_denormal:
             torch.set_flush_denormal(True)
         if self.keep_freed_memory:

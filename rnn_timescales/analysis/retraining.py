@@ -110,6 +110,7 @@ def train_on_n(
     ``parameters`` are not touched by the optimizer.
     """
     parameters = list(parameters)
+    model.use_cpu_training_settings()  # as in training: without them long N is several times slower
     optimizer = torch.optim.SGD(parameters, lr=training.lr, momentum=training.momentum, nesterov=True)
     generator = torch.Generator().manual_seed(training.seed)
     device = next(model.parameters()).device
