@@ -53,7 +53,8 @@ class LeakyRNN(nn.Module):
             splitting each product across cores (~10% faster steps on 2 cores; see
             ``leaky_bptt.py``). ``None`` picks one block per intra-op thread (2 to 8
             threads, 32+ rows a block), else 1. Uneven counts use the largest divisor of
-            the batch size. Changes speed only: the result is bit-identical.
+            the batch size. Changes speed only (bit-identical results with the MKL of the
+            project's machine, float rounding at most elsewhere).
     """
 
     def __init__(
