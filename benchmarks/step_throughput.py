@@ -7,8 +7,8 @@ backward gradient to r(t-1), and the W_R gradient), so on a given machine:
 
 Two matmul speeds are measured, interleaved with the rows below:
 
-* ``torch.mm``: one [B x H] x [H x H] product using every intra-op thread (the bound
-  as the issue defines it);
+* ``torch.mm``: one [B x H] x [H x H] product using every intra-op thread (the
+  textbook bound);
 * ``blocked mm``: the same product as a batch of row blocks, one per thread
   (``torch.bmm``), which is how the fused kernel multiplies on a few cores; on the
   2-core machine this is the faster way to multiply, so it is the stricter bound.
@@ -102,19 +102,27 @@ def training_step(backbone: nn.Module, batches, ns):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ns", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--hidden", type=int, default=500)
+    parser.add_argument("--ns", type=int, nargs="+", default=[10, 50],
+                        help="largest N of each measurement (heads for N = 2..this); each >= 2")
+    parser.add_argument("--batch", type=int, default=256, help="sequences per batch (paper: 256)")
+    parser.add_argument("--hidden", type=int, default=500, help="neurons (paper: 500)")
     parser.add_argument("--batches", type=int, default=6, help="distinct batches per N (lengths vary)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the batches, every row in turn")
     parser.add_argument("--keep-denormals", action="store_true",
                         help="do not flush subnormal floats to zero (training does; see MemoryTaskModule)")
     parser.add_argument("--return-freed-memory", action="store_true",
                         help="leave glibc's defaults (training keeps freed memory; see rnn_timescales/allocator.py)")
     args = parser.parse_args()
+    if min(args.ns) < 2:
+        parser.error(f"--ns: every N must be >= 2 (N=1 needs no memory), got {min(args.ns)}")
+    for name in ("batch", "hidden", "batches", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     torch.set_flush_denormal(not args.keep_denormals)
     kept = False if args.return_freed_memory else allocator.keep_freed_memory()
     blocks = batch_blocks(args.batch, torch.device("cpu"), None)
+    # The blocked bound uses at least two blocks, even where the default uses one.
+    blocked = batch_blocks(args.batch, torch.device("cpu"), max(blocks, 2))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, B={args.batch}, H={args.hidden}, "
           f"subnormals {'kept' if args.keep_denormals else 'flushed to zero'}, "
           f"freed memory {'kept for reuse' if kept else 'returned to the OS'}, "
@@ -143,7 +151,7 @@ def main() -> None:
                 seconds[name] += time.perf_counter() - start
             # 3 products per sample-timestep: as many as one pass over the batches needs.
             seconds["torch.mm"] += mm_seconds(args.batch, args.hidden, 3 * timesteps, 1)
-            seconds["blocked mm"] += mm_seconds(args.batch, args.hidden, 3 * timesteps, max(blocks, 2))
+            seconds["blocked mm"] += mm_seconds(args.batch, args.hidden, 3 * timesteps, blocked)
         work = args.repeats * timesteps * args.batch  # sample-timesteps per row
         rate = {name: work / s for name, s in seconds.items()}
         bound, blocked_bound = rate["torch.mm"], rate["blocked mm"]

@@ -24,6 +24,8 @@ def find_last_checkpoint(root: Path) -> Path | None:
 
 # Backbone arguments that change how fast it computes, never which network it is.
 SPEED_ONLY_ARGS = ("implementation", "cpu_batch_blocks")
+# MemoryTaskModule arguments that are settings of this process, not of the network.
+PROCESS_ARGS = ("flush_denormal", "keep_freed_memory")
 
 
 def _recipe(spec: dict) -> tuple:
@@ -32,9 +34,9 @@ def _recipe(spec: dict) -> tuple:
     return spec.get("class_path", "").rpartition(".")[2], sorted(args.items())
 
 
-def _describe(spec: dict) -> str:
-    args = ", ".join(f"{k}={v}" for k, v in spec.get("init_args", {}).items())
-    return f"{spec.get('class_path', '?').rpartition('.')[2]}({args})"
+def _recipe_text(spec: dict) -> str:
+    name, args = _recipe(spec)
+    return f"{name}({', '.join(f'{k}={v}' for k, v in args)})"
 
 
 class RNNTimescalesCLI(LightningCLI):
@@ -73,9 +75,24 @@ class RNNTimescalesCLI(LightningCLI):
                 # Resuming into a differently built model fails deep in load_state_dict (or the
                 # checkpoint silently wins over the flags): say which recipe differs instead.
                 raise ConfigError(
-                    f"the checkpoint was trained with {_describe(saved)}, this run builds {_describe(asked)}; "
-                    "resume with the run's own config: --config lightning_logs/version_<k>/config.yaml"
+                    f"the checkpoint was trained with {_recipe_text(saved)}, this run builds {_recipe_text(asked)}; "
+                    "resume with the run's own config (config.yaml next to the run's checkpoints folder)"
                 )
+            # Lightning lays the checkpoint's hyper-parameters over the flags; settings of
+            # speed and of the process belong to this run (another machine, another
+            # choice), so they are put back after.
+            model = config.get("model", {})
+            mine = {key: model.get(key) for key in PROCESS_ARGS if key in model}
+            init_args = (asked or {}).get("init_args", {})
+            mine_backbone = {key: init_args[key] for key in SPEED_ONLY_ARGS if key in init_args}
+            super()._parse_ckpt_path()
+            model = self.config[subcommand].model
+            for key, value in mine.items():
+                model[key] = value
+            if mine_backbone and model.get("backbone") is not None and "init_args" in model.backbone:
+                for key, value in mine_backbone.items():
+                    model.backbone.init_args[key] = value
+            return
         super()._parse_ckpt_path()
 
     def _set_seed(self) -> None:

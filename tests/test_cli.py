@@ -28,12 +28,18 @@ def test_fit_writes_config_events_and_checkpoints_then_resumes_from_last(tmp_pat
     assert checkpoints == ["N2-N2.ckpt", "N2-N3.ckpt", "last.ckpt"]
     assert "[curriculum] solved N=2..3" in first.stderr + first.stdout
 
-    second = run_cli(["fit", "--config", TINY, "--trainer.max_epochs", "3", "--ckpt_path", "last"], tmp_path)
+    # Speed and process settings may change on resume (Lightning would lay the checkpoint's over them).
+    second = run_cli(["fit", "--config", TINY, "--trainer.max_epochs", "3", "--ckpt_path", "last",
+                      "--model.backbone.init_args.cpu_batch_blocks", "2", "--model.keep_freed_memory", "false"],
+                     tmp_path)
     assert second.returncode == 0, second.stderr
+    config = (tmp_path / "lightning_logs/version_1/config.yaml").read_text()
+    assert "cpu_batch_blocks: 2" in config and "keep_freed_memory: false" in config
     assert f"resuming from lightning_logs/version_0/checkpoints/last.ckpt" in second.stderr
     # The resumed run starts at N=2..4 (where the first stopped) and solves it in its one epoch.
     assert "[curriculum] solved N=2..4" in second.stderr + second.stdout
     resumed = torch.load(tmp_path / "lightning_logs/version_1/checkpoints/last.ckpt", weights_only=False)
+    assert resumed["hyper_parameters"]["backbone"]["init_args"]["cpu_batch_blocks"] == 2
     head_n = resumed["state_dict"]["heads.head_n"]
     assert sorted(int(n) for n in head_n if n >= 0) == [2, 3, 4, 5]
 

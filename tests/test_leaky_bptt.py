@@ -1,6 +1,7 @@
 """The fused backward through time must give autograd's gradients, for every parameter."""
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -160,8 +161,10 @@ def test_batch_blocks_choice():
 
 
 def test_bad_block_count_is_refused():
-    with pytest.raises(ConfigError, match="cpu_batch_blocks must be >= 1"):
-        LeakyRNN(8, cpu_batch_blocks=0)
+    for bad in (0, -1, 2.5, "2", True):
+        with pytest.raises(ConfigError, match=f"cpu_batch_blocks must be an integer >= 1.*got {bad!r}"):
+            LeakyRNN(8, cpu_batch_blocks=bad)
+    assert LeakyRNN(8, cpu_batch_blocks=np.int64(2)).cpu_batch_blocks == 2
     with pytest.raises(ValueError, match="blocks must be >= 1"):
         leaky_recurrence(torch.zeros(2, 3, 1), torch.zeros(4, 1), torch.zeros(4), torch.zeros(3, 4),
                          torch.zeros(4, 4), 0.1, blocks=0)

@@ -102,3 +102,9 @@ def test_negative_slope_is_used():
         net.b_in.fill_(-10.0)
     r = net(torch.zeros(1, 1, 1, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64))
     torch.testing.assert_close(r, F.leaky_relu((net.b_rec + net.b_in) / net.tau, 0.01)[None].detach())
+
+
+def test_input_of_another_dtype_is_a_clear_error():
+    net = LeakyRNN(8)
+    with pytest.raises(ValueError, match="input is torch.float64 but the network is torch.float32"):
+        net(torch.zeros(3, 4, 1, dtype=torch.float64))

@@ -20,7 +20,8 @@ product, and the leaky ReLU that follows finds its rows in the cache of the core
 computed them. On the 2-core machine a forward step drops from 1.12 to 1.00 times a
 bare two-thread ``[B x H] x [H x H]`` product, a backward step from 1.18 to 1.07. Each
 row is the same dot products either way; with this machine's MKL the results are
-bit-identical (tested), elsewhere they may differ by float rounding.
+bit-identical for blocks of 32+ rows (tested at paper size); blocks of a row or two take
+another MKL path and differ by float rounding.
 
 Plain tensor code: it runs unchanged on CUDA and under DDP.
 """

@@ -21,6 +21,7 @@ self-connections: a neuron's own memory is ``tau``'s job).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Literal
 
 import torch
@@ -53,8 +54,9 @@ class LeakyRNN(nn.Module):
             splitting each product across cores (~10% faster steps on 2 cores; see
             ``leaky_bptt.py``). ``None`` picks one block per intra-op thread (2 to 8
             threads, 32+ rows a block), else 1. Uneven counts use the largest divisor of
-            the batch size. Changes speed only (bit-identical results with the MKL of the
-            project's machine, float rounding at most elsewhere).
+            the batch size. Changes speed only: with the project machine's MKL the results
+            are bit-identical for blocks of 32+ rows (the automatic choice); smaller
+            blocks, or other libraries, may differ by float rounding.
     """
 
     def __init__(
@@ -83,8 +85,16 @@ class LeakyRNN(nn.Module):
             raise ConfigError(f"init_state must be 'uniform' or 'zeros', got {init_state!r}")
         if implementation not in ("fused", "autograd"):
             raise ConfigError(f"implementation must be 'fused' or 'autograd', got {implementation!r}")
-        if cpu_batch_blocks is not None and (isinstance(cpu_batch_blocks, bool) or cpu_batch_blocks < 1):
-            raise ConfigError(f"cpu_batch_blocks must be >= 1, or null to choose automatically, got {cpu_batch_blocks}")
+        if cpu_batch_blocks is not None:
+            try:
+                blocks = operator.index(cpu_batch_blocks)  # ints, numpy ints; not 2.5 or "2"
+            except TypeError:
+                blocks = None
+            if isinstance(cpu_batch_blocks, bool) or blocks is None or blocks < 1:
+                raise ConfigError(
+                    f"cpu_batch_blocks must be an integer >= 1, or null to choose automatically, got {cpu_batch_blocks!r}"
+                )
+            cpu_batch_blocks = blocks
         self.hidden_size = hidden_size
         self.input_size = input_size
         self.negative_slope = negative_slope
@@ -143,6 +153,8 @@ class LeakyRNN(nn.Module):
         """
         if s.dim() != 3 or s.shape[-1] != self.input_size:
             raise ValueError(f"input must be [time, batch, {self.input_size}], got {tuple(s.shape)}")
+        if s.dtype != self.w_rec.dtype:
+            raise ValueError(f"input is {s.dtype} but the network is {self.w_rec.dtype}; convert one to the other")
         if r0 is None:
             r0 = self.initial_state(s.shape[1], s)
         tau = self.effective_tau()
