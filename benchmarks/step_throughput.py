@@ -17,8 +17,8 @@ Rows, all on the same batches, each repeat running every row in turn: the naive
 autograd loop (reference), the fused kernel with one product per step, the fused
 kernel as trained by default (batch blocks when that applies), and torch.nn.RNN(relu)
 - the native C++ Elman RNN, which has neither tau nor leak. Each step is a full
-optimizer step: readout heads for every N up to the target, summed cross-entropy,
-backward, gradient clipping, SGD.
+optimizer step as in training: readout heads for every N up to the target (in the
+module's bank of 100 slots), summed cross-entropy, backward, gradient clipping, SGD.
 
     python benchmarks/step_throughput.py            # N=10 and N=50, B=256, H=500
     python benchmarks/step_throughput.py --ns 10 --repeats 5
@@ -27,16 +27,20 @@ backward, gradient clipping, SGD.
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnn_timescales import LeakyRNN, allocator
+from rnn_timescales import LeakyRNN, MemoryTaskModule, allocator
 from rnn_timescales.backbones.leaky_bptt import batch_blocks
 from rnn_timescales.heads import ReadoutHeads
 from rnn_timescales.tasks import draw_batch
+
+
+HEAD_CAPACITY = inspect.signature(MemoryTaskModule).parameters["head_capacity"].default
 
 
 def mm_seconds(batch: int, hidden: int, calls: int, blocks: int) -> float:
@@ -81,7 +85,8 @@ def saved_bytes(step) -> int:
 def training_step(backbone: nn.Module, batches, ns):
     """A full optimizer step on one batch, as a closure (fresh heads and optimizer)."""
     torch.manual_seed(0)
-    heads = ReadoutHeads(backbone.hidden_size, capacity=len(ns))
+    # As in training: the module preallocates 100 head slots (more if N needs them).
+    heads = ReadoutHeads(backbone.hidden_size, capacity=max(HEAD_CAPACITY, len(ns)))
     for n in ns:
         heads.add(n)
     params = list(backbone.parameters()) + list(heads.parameters())
