@@ -51,7 +51,7 @@ class LeakyRNN(nn.Module):
             per-step loop below, kept as the reference the fused one is tested against.
         cpu_batch_blocks: fused only, CPU only: cut the batch into this many blocks of
             rows and multiply them as a batch of products, one per core, instead of
-            splitting each product across cores (~10% faster steps on 2 cores; see
+            splitting each product across cores (5-10% faster steps on 2 cores; see
             ``leaky_bptt.py``). ``None`` picks one block per intra-op thread (2 to 8
             threads, 32+ rows a block), else 1. Uneven counts use the largest divisor of
             the batch size. Changes speed only: with the project machine's MKL the results
